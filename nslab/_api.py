@@ -1,0 +1,301 @@
+"""spawn(), Child and view(): the engine's public face.
+
+Everything a reader passes is checked here, in the kernel process, before the
+helper is even asked; then the helper forks the child.  Nothing in this module
+calls unshare, setns or mount.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import weakref
+from typing import NamedTuple
+
+from . import _helper, _parse, _proto
+from ._errors import ChildFailed, ChildTimeout, NslabError, NsValueError, UnsafeRequest
+from ._ns import NAMESPACES, flags_of, parse_namespaces
+from ._validate import check_hostname, check_idmap, check_offset, check_pid, covered, format_idmap
+from ._view import View
+
+__all__ = ["spawn", "Child", "RunResult", "view", "privilege", "ROOT_RANGE"]
+
+# As root, a new user namespace maps its 0..65535 onto this unprivileged host
+# range (the customary first /etc/subuid block), so that root inside is
+# nobody special outside.
+ROOT_RANGE = (100000, 65536)
+
+
+class RunResult(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _read_map(path):
+    try:
+        with open(path) as f:
+            return _parse.parse_idmap(f.read())
+    except OSError:
+        return []
+
+
+def privilege():
+    """"root" (uid 0 in the initial user namespace), "userns-root" (euid 0 inside a user namespace) or "user"."""
+    if os.geteuid() != 0:
+        return "user"
+    if _read_map("/proc/self/uid_map") == [(0, 0, 4294967295)]:
+        return "root"
+    return "userns-root"
+
+
+def _default_maps(priv):
+    uid, gid = os.geteuid(), os.getegid()
+    if priv == "root":
+        return [(0, ROOT_RANGE[0], ROOT_RANGE[1])], [(0, ROOT_RANGE[0], ROOT_RANGE[1])]
+    # An unprivileged writer may map only its own ids (user_namespaces(7)).
+    return [(0, uid, 1)], [(0, gid, 1)]
+
+
+def _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, fail_at):
+    names = parse_namespaces(namespaces)
+    new = set(names)
+    priv = privilege()
+    implicit_user = False
+    if priv == "user" and names and "user" not in new:
+        # An ordinary user may create the others only from inside a user namespace it owns.
+        new.add("user")
+        implicit_user = True
+
+    def need(opt, nstype, value):
+        if nstype not in new:
+            raise UnsafeRequest(
+                f"{opt}={value!r} needs a new {nstype} namespace: without one it would change the {nstype} namespace shared with the host",
+                nstype=nstype,
+                hint=f"add '{nstype}' to the namespaces",
+            )
+
+    spec = {"flags": flags_of(new), "names": [n for n in NAMESPACES if n in new]}
+    if hostname is not None:
+        check_hostname(hostname)
+        need("hostname", "uts", hostname)
+        spec["hostname"] = hostname
+    if domainname is not None:
+        check_hostname(domainname, "domainname")
+        need("domainname", "uts", domainname)
+        spec["domainname"] = domainname
+    for clock, val in (("monotonic", monotonic), ("boottime", boottime)):
+        check_offset(val, clock)
+        if val:
+            need(clock, "time", val)
+            spec[clock] = val
+    if mount_proc is None:
+        mount_proc = "pid" in new and "mnt" in new
+    elif not isinstance(mount_proc, bool):
+        raise NsValueError(f"mount_proc must be True, False or None, got {mount_proc!r}")
+    elif mount_proc:
+        need("mount_proc", "pid", True)
+        need("mount_proc", "mnt", True)
+    spec["mount_proc"] = mount_proc
+    if uid_map is not None or gid_map is not None:
+        need("uid_map" if uid_map is not None else "gid_map", "user", uid_map if uid_map is not None else gid_map)
+    if "user" in new:
+        duid, dgid = _default_maps(priv)
+        umap = check_idmap(uid_map, "uid_map") if uid_map is not None else duid
+        gmap = check_idmap(gid_map, "gid_map") if gid_map is not None else (umap if uid_map is not None and priv == "root" else dgid)
+        if gid_map is not None:
+            gmap = check_idmap(gid_map, "gid_map")
+        if priv == "user":
+            for which, m, own in (("uid_map", umap, os.geteuid()), ("gid_map", gmap, os.getegid())):
+                if len(m) != 1 or m[0][1] != own or m[0][2] != 1:
+                    raise NsValueError(
+                        f"{which} {m!r}: an unprivileged user can map only its own id ({own}), one line of count 1",
+                        nstype="user",
+                        hint=f"use [(0, {own}, 1)], or run as root to map a range",
+                    )
+            spec["setgroups"] = "deny"  # required before gid_map for an unprivileged writer
+        else:
+            for which, m, own in (("uid_map", umap, "/proc/self/uid_map"), ("gid_map", gmap, "/proc/self/gid_map")):
+                if not covered(_read_map(own), [(o, c) for _i, o, c in m]):
+                    raise NsValueError(
+                        f"{which} {m!r} maps ids that do not exist in this user namespace (see {own})",
+                        nstype="user",
+                        hint="map only ids the caller owns",
+                    )
+            spec["setgroups"] = None
+        spec["uid_map"] = format_idmap(umap)
+        spec["gid_map"] = format_idmap(gmap)
+        # Become the lowest mapped id inside: 0 when 0 is mapped ("root inside").
+        spec["uid"] = min(r[0] for r in umap)
+        spec["gid"] = min(r[0] for r in gmap)
+    if fail_at is not None:
+        if fail_at not in _helper.STEPS:
+            raise NsValueError(f"fail_at must be one of {_helper.STEPS}")
+        spec["fail_at"] = fail_at
+    return spec, names, implicit_user
+
+
+def spawn(
+    namespaces=(),
+    *,
+    hostname=None,
+    domainname=None,
+    monotonic=0,
+    boottime=0,
+    uid_map=None,
+    gid_map=None,
+    mount_proc=None,
+    timeout=30.0,
+    _fail_at=None,
+):
+    """A live child in exactly ``namespaces`` new namespaces; every other one shared with the caller.
+
+    ``namespaces``: names from NAMESPACES (a list, a comma string, or "all").
+    Options are accepted only with their namespace: ``hostname``/``domainname``
+    need uts; ``monotonic``/``boottime`` (whole seconds) need time;
+    ``uid_map``/``gid_map`` (lists of (inside, outside, count)) need user;
+    ``mount_proc=True`` needs pid and mnt (None: a fresh /proc whenever both are new).
+
+    As an ordinary user the child also gets a new user namespace (your uid
+    mapped to 0), and ``Child.implicit_user`` says so.  As root, ``user`` maps
+    0-65535 inside to 100000-165535 outside unless ``uid_map`` says otherwise.
+    Use it as a context manager, or call ``close()``.
+    """
+    spec, names, implicit = _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, _fail_at)
+    helper = _helper.get_helper()
+    info, fds = helper.request({"op": "spawn", "spec": spec}, timeout=timeout)
+    return Child(helper, info, fds[0], spec, names, implicit)
+
+
+class Child:
+    """A process in its own namespaces, held by one socket to its init."""
+
+    def __init__(self, helper, info, fd, spec, names, implicit_user):
+        self._helper = helper
+        self._helper_proc = helper.proc
+        self.id = info["id"]
+        self.pid = info["pid"]  # host PID of the child's init
+        self.pid_inside = info["pid_inside"]
+        self.setup_pid = info["setup_pid"]
+        self.namespaces = tuple(spec["names"])  # what is new, implicit user included
+        self.requested = tuple(names)
+        self.implicit_user = implicit_user
+        self.options = {k: spec[k] for k in ("hostname", "domainname", "monotonic", "boottime", "uid_map", "gid_map", "mount_proc") if k in spec}
+        self._sock = socket.socket(fileno=fd)
+        self._seq = 0
+        self._lock = threading.RLock()
+        self._closed = False
+        self._dead = None
+        self._finalizer = weakref.finalize(self, _finalize, self._sock, helper, self.id)
+
+    def __repr__(self):
+        state = "closed" if self._closed else ("dead" if self._dead else "live")
+        return f"<nslab.Child pid={self.pid} ns={','.join(self.namespaces) or '-'} {state}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def alive(self):
+        return not self._closed and self._dead is None
+
+    def _request(self, req, timeout):
+        with self._lock:
+            if self._closed:
+                raise ChildFailed("the child is closed", pid=self.pid, hint="spawn a new one")
+            if self._dead:
+                raise ChildFailed(self._dead, pid=self.pid, hint="spawn a new one")
+            self._seq += 1
+            req = dict(req, seq=self._seq)
+            try:
+                _proto.send(self._sock, req)
+                while True:
+                    reply, fds = _proto.recv(self._sock, timeout=timeout)
+                    for fd in fds:
+                        os.close(fd)
+                    if reply.get("seq") == self._seq:
+                        break
+            except (_proto.Closed, BrokenPipeError, ConnectionResetError) as err:
+                self._dead = "the child is gone (killed from outside, by an interrupt, or its helper died)"
+                raise ChildFailed(self._dead, pid=self.pid, step=req["op"], hint="spawn a new one") from err
+            except ChildTimeout as err:
+                err.pid = self.pid
+                raise
+            if "error" in reply:
+                err = NslabError.from_dict(reply["error"])
+                err.pid = err.pid or self.pid
+                raise err
+            return reply["ok"]
+
+    def view(self, timeout=10.0):
+        """What the child sees, read by the child itself inside its namespaces."""
+        return View(self._request({"op": "view"}, timeout), label="child")
+
+    def run(self, argv, *, timeout=10.0, input=None, cwd=None, env=None):
+        """Run argv (a list, no shell) inside the child's namespaces; returns RunResult."""
+        if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
+            raise NsValueError(f"argv must be a non-empty list of strings (no shell), got {argv!r}")
+        if any("\0" in a for a in argv):
+            raise NsValueError("argv contains a NUL byte")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise NsValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        req = {"op": "run", "argv": list(argv), "timeout": timeout, "input": input, "cwd": cwd, "env": env}
+        out = self._request(req, None if timeout is None else timeout + 10.0)
+        return RunResult(out["returncode"], out["stdout"], out["stderr"])
+
+    def close(self):
+        """Kill and reap everything in the child.  Idempotent; harmless after an external kill."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._finalizer.detach()
+            _finalize(self._sock, self._helper, self.id, self._helper_proc)
+
+
+def _finalize(sock, helper, cid, helper_proc=None):
+    try:
+        sock.close()
+    except OSError:
+        pass
+    # Closing the socket alone ends the child (its init sees EOF); asking the
+    # helper as well makes close() return only once everything is reaped.
+    if helper.alive() and (helper_proc is None or helper.proc is helper_proc):
+        try:
+            helper.request({"op": "close", "id": cid}, timeout=10)
+        except NslabError:
+            pass
+
+
+def view(pid=None):
+    """What one process sees (default: the caller), side by side-ready with a child's View.
+
+    For another process, a throwaway helper child joins its uts, net, ipc,
+    cgroup and time namespaces (and its user namespace first when needed) and
+    reads there: the caller itself never setns-es.
+    """
+    from . import _gather
+
+    if pid is None or pid == os.getpid():
+        return View(_gather.gather(), label="this process")
+    check_pid(pid)
+    mine, _ = _gather.read_ns()
+    try:
+        theirs, _ = _gather.read_ns(pid)
+    except OSError as err:
+        raise ChildFailed(f"no process {pid}", pid=pid, errno=err.errno) from err
+    if not any(theirs.values()):
+        raise ChildFailed(f"no process {pid} (or its namespaces are unreadable)", pid=pid, step="view", hint="check the PID with ps")
+    join = [t for t in ("uts", "net", "ipc", "cgroup", "time") if theirs.get(t) and theirs.get(t) != mine.get(t)]
+    if join and theirs.get("user") != mine.get("user") and privilege() != "root":
+        join.insert(0, "user")
+    if not join:
+        from . import _gather as g
+
+        return View(g.gather(pid=pid), label=f"pid {pid}")
+    data, _ = _helper.get_helper().request({"op": "view_pid", "pid": pid, "join": join}, timeout=15)
+    return View(data, label=f"pid {pid}")
