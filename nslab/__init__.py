@@ -23,6 +23,7 @@ _EXPORTS = {
     "RunResult": "_api",
     "spawn": "_api",
     "view": "_api",
+    "enter": "_api",
     "privilege": "_api",
     "ROOT_RANGE": "_api",
     "doctor": "_doctor",

@@ -19,7 +19,7 @@ from ._ns import NAMESPACES, flags_of, parse_namespaces
 from ._validate import check_hostname, check_idmap, check_offset, check_pid, covered, format_idmap
 from ._view import View
 
-__all__ = ["spawn", "Child", "RunResult", "view", "privilege", "ROOT_RANGE"]
+__all__ = ["spawn", "Child", "RunResult", "view", "enter", "privilege", "ROOT_RANGE"]
 
 # As root, a new user namespace maps its 0..65535 onto this unprivileged host
 # range (the customary first /etc/subuid block), so that root inside is
@@ -236,16 +236,17 @@ class Child:
         return View(self._request({"op": "view"}, timeout), label="child")
 
     def run(self, argv, *, timeout=10.0, input=None, cwd=None, env=None):
-        """Run argv (a list, no shell) inside the child's namespaces; returns RunResult."""
-        if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
-            raise NsValueError(f"argv must be a non-empty list of strings (no shell), got {argv!r}")
-        if any("\0" in a for a in argv):
-            raise NsValueError("argv contains a NUL byte")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise NsValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        req = {"op": "run", "argv": list(argv), "timeout": timeout, "input": input, "cwd": cwd, "env": env}
+        """Run argv (a list, no shell) as a child of this child's init; returns RunResult.
+
+        Like ``docker run``'s process: it inherits every namespace of the child.
+        """
+        req = _run_request(argv, timeout, input, cwd, env)
         out = self._request(req, None if timeout is None else timeout + 10.0)
         return RunResult(out["returncode"], out["stdout"], out["stderr"])
+
+    def enter(self, argv, **kw):
+        """Run argv in this child's namespaces by joining them (setns), as ``docker exec`` does."""
+        return enter(self, argv, **kw)
 
     def close(self):
         """Kill and reap everything in the child.  Idempotent; harmless after an external kill."""
@@ -269,6 +270,67 @@ def _finalize(sock, helper, cid, helper_proc=None):
             helper.request({"op": "close", "id": cid}, timeout=10)
         except NslabError:
             pass
+
+
+def _run_request(argv, timeout, input, cwd, env):
+    if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
+        raise NsValueError(f"argv must be a non-empty list of strings (no shell), got {argv!r}")
+    if any("\0" in a for a in argv):
+        raise NsValueError("argv contains a NUL byte")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise NsValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if input is not None and not isinstance(input, str):
+        raise NsValueError("input must be a string")
+    if env is not None and not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        raise NsValueError("env must be a dict of strings")
+    return {"op": "run", "argv": list(argv), "timeout": timeout, "input": input, "cwd": cwd, "env": env}
+
+
+def _target_pid(target):
+    if isinstance(target, Child):
+        if not target.alive:
+            raise ChildFailed("the child is closed or gone", pid=target.pid, hint="spawn a new one")
+        return target.pid
+    return check_pid(target)
+
+
+def _ns_of(pid):
+    from . import _gather
+
+    ns, _ = _gather.read_ns(pid)
+    if not any(ns.values()):
+        raise ChildFailed(f"no process {pid} (or its namespaces are unreadable)", pid=pid, step="read /proc/PID/ns", hint="check the PID with ps")
+    return ns
+
+
+def _is_process(pid):
+    """A thread ID that is not a thread-group leader has /proc/TID too, but is not a process."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            st = _parse.parse_status(f.read())
+    except OSError:
+        return False
+    return st.get("tgid") == pid
+
+
+def enter(target, argv, *, namespaces=None, timeout=10.0, input=None, env=None):
+    """Run argv inside the namespaces of a running process or Child, the way nsenter(1) and ``docker exec`` do.
+
+    A throwaway helper child opens /proc/PID/ns/*, calls setns(2) for each
+    (user first, mnt last), then forks the command, which is how it lands in
+    the target's PID and time namespaces.  ``namespaces`` limits the joins
+    (default: every type whose namespace differs from the caller's).
+    """
+    pid = _target_pid(target)
+    req = _run_request(argv, timeout, input, None, env)
+    wanted = parse_namespaces(namespaces) if namespaces is not None else tuple(NAMESPACES)
+    if not _is_process(pid):
+        raise ChildFailed(f"{pid} is not a running process", pid=pid, step="enter", hint="pass the PID of a process (not a thread), or a Child")
+    mine, theirs = _ns_of("self"), _ns_of(pid)
+    join = [t for t in wanted if theirs.get(t) and theirs.get(t) != mine.get(t)]
+    req.update(op="enter", pid=pid, join=join)
+    out, _ = _helper.get_helper().request(req, timeout=None if timeout is None else timeout + 15)
+    return RunResult(out["returncode"], out["stdout"], out["stderr"])
 
 
 def view(pid=None):

@@ -496,7 +496,7 @@ class _Server:
             return self.spawn(req["spec"])
         if op == "close":
             return self.close(req["id"]), []
-        if op == "view_pid":
+        if op in ("view_pid", "enter"):
             return self.view_pid(req), []
         raise HelperError(f"unknown request {op!r}")
 
@@ -595,10 +595,11 @@ class _Server:
         pid = os.fork()
         if pid == 0:
             a.close()
-            _reader_main(target, join, b, self.helper_pid)
+            _reader_main(target, join, b, self.helper_pid, req)
         b.close()
+        wait = 10 if req["op"] == "view_pid" else (req.get("timeout") or 3600) + 10
         try:
-            msg, _ = _proto.recv(a, timeout=10)
+            msg, _ = _proto.recv(a, timeout=wait)
         except _proto.Closed:
             st = self.wait_pid(pid, 2.0)
             raise ChildFailed(f"the reader died ({_describe(st)})", step="view", pid=target) from None
@@ -610,10 +611,12 @@ class _Server:
         return {"ok": msg["ok"]}
 
 
-def _reader_main(target, join, sock, helper_pid):
+def _reader_main(target, join, sock, helper_pid, req):
+    """Join the target's namespaces (setns), then read a view or run a command there."""
     status = 1
     try:
         _become_child(helper_pid, (sock.fileno(),), "nslab-reader")
+        _devnull_stdio()
         from . import _gather
 
         step, nstype = "open namespaces", None
@@ -622,14 +625,23 @@ def _reader_main(target, join, sock, helper_pid):
             for name in join:
                 nstype = name
                 fds[name] = os.open(f"/proc/{target}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
-            # user first: it grants the capabilities the other joins need (setns(2)).
-            for name in sorted(fds, key=lambda n: n != "user"):
+            # user first: it grants the capabilities the other joins need;
+            # mnt last: it resets our root and cwd (setns(2)).
+            for name in sorted(fds, key=lambda n: (n != "user", n == "mnt")):
                 step, nstype = f"setns into {name}", name
                 _sys.setns(fds[name], CLONE_FLAGS[name])
                 os.close(fds[name])
-            step, nstype = "read the view", None
-            data = _gather.gather(pid=target)
-            reply = {"ok": data}
+                if name == "user":
+                    _become_root_inside()
+            if req["op"] == "enter":
+                # PID and time namespaces apply to our children: _run forks (setns(2)).
+                step, nstype = "run", None
+                reply = {"ok": _run(req)}
+            else:
+                step, nstype = "read the view", None
+                reply = {"ok": _gather.gather(pid=target)}
+        except NslabError as err:
+            reply = {"error": err.to_dict()}
         except OSError as err:
             exc = translate_oserror(err, nstype=nstype, step=step, pid=target)
             if err.errno == errno.ENOENT and step == "open namespaces":
@@ -641,6 +653,20 @@ def _reader_main(target, join, sock, helper_pid):
         status = 4
     finally:
         os._exit(status)
+
+
+def _become_root_inside():
+    """After joining a user namespace, be its root when 0 is mapped there, as nsenter(1) does."""
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # setgroups is "deny" in a namespace an unprivileged user made
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError:
+        return  # 0 is not mapped: stay the overflow id
+    _sys.prctl(_sys.PR_SET_DUMPABLE, 1)
 
 
 def _pidfd_kill(fd):

@@ -71,7 +71,8 @@ def check_port(port):
 
 def check_pid(pid):
     if not _is_int(pid) or pid <= 0:
-        raise NsValueError(f"a PID is a positive integer, got {pid!r}", hint="PID 0 is not a process")
+        hint = "PID 0 is the kernel's idle task, not a process" if pid == 0 else "pass an int such as child.pid"
+        raise NsValueError(f"a PID is a positive integer, got {pid!r}", hint=hint)
     return pid
 
 
