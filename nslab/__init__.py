@@ -24,6 +24,7 @@ _EXPORTS = {
     "spawn": "_api",
     "view": "_api",
     "enter": "_api",
+    "veth": "_api",
     "privilege": "_api",
     "ROOT_RANGE": "_api",
     "doctor": "_doctor",

@@ -19,7 +19,7 @@ from ._ns import NAMESPACES, flags_of, parse_namespaces
 from ._validate import check_hostname, check_idmap, check_offset, check_pid, covered, format_idmap
 from ._view import View
 
-__all__ = ["spawn", "Child", "RunResult", "view", "enter", "privilege", "ROOT_RANGE"]
+__all__ = ["spawn", "Child", "RunResult", "view", "enter", "veth", "privilege", "ROOT_RANGE"]
 
 # As root, a new user namespace maps its 0..65535 onto this unprivileged host
 # range (the customary first /etc/subuid block), so that root inside is
@@ -58,12 +58,21 @@ def _default_maps(priv):
     return [(0, uid, 1)], [(0, gid, 1)]
 
 
-def _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, fail_at):
+def _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, fail_at, userns=None):
     names = parse_namespaces(namespaces)
     new = set(names)
     priv = privilege()
     implicit_user = False
-    if priv == "user" and names and "user" not in new:
+    userns_pid = None
+    if userns is not None:
+        if not isinstance(userns, Child):
+            raise NsValueError(f"userns must be a Child, got {userns!r}", nstype="user")
+        if "user" in new or uid_map is not None or gid_map is not None:
+            raise NsValueError("userns= joins another child's user namespace: do not also ask for a new one or for maps", nstype="user")
+        if not userns.alive:
+            raise ChildFailed("the child given as userns= is closed or gone", pid=userns.pid, hint="spawn a new one")
+        userns_pid = userns.pid
+    elif priv == "user" and names and "user" not in new:
         # An ordinary user may create the others only from inside a user namespace it owns.
         new.add("user")
         implicit_user = True
@@ -76,7 +85,7 @@ def _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, 
                 hint=f"add '{nstype}' to the namespaces",
             )
 
-    spec = {"flags": flags_of(new), "names": [n for n in NAMESPACES if n in new]}
+    spec = {"flags": flags_of(new), "names": [n for n in NAMESPACES if n in new], "userns_pid": userns_pid}
     if hostname is not None:
         check_hostname(hostname)
         need("hostname", "uts", hostname)
@@ -146,6 +155,7 @@ def spawn(
     uid_map=None,
     gid_map=None,
     mount_proc=None,
+    userns=None,
     timeout=30.0,
     _fail_at=None,
 ):
@@ -160,9 +170,13 @@ def spawn(
     As an ordinary user the child also gets a new user namespace (your uid
     mapped to 0), and ``Child.implicit_user`` says so.  As root, ``user`` maps
     0-65535 inside to 100000-165535 outside unless ``uid_map`` says otherwise.
+    ``userns=other_child`` makes the new namespaces inside that child's user
+    namespace instead (rootless, two children can be joined by veth only so).
     Use it as a context manager, or call ``close()``.
     """
-    spec, names, implicit = _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, _fail_at)
+    spec, names, implicit = _build_spec(
+        namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, _fail_at, userns
+    )
     helper = _helper.get_helper()
     info, fds = helper.request({"op": "spawn", "spec": spec}, timeout=timeout)
     return Child(helper, info, fds[0], spec, names, implicit)
@@ -243,6 +257,12 @@ class Child:
         req = _run_request(argv, timeout, input, cwd, env)
         out = self._request(req, None if timeout is None else timeout + 10.0)
         return RunResult(out["returncode"], out["stdout"], out["stderr"])
+
+    def start(self, argv, *, cwd=None, env=None):
+        """Start argv in the background inside the child (a server); returns its PID inside. It ends with the child."""
+        req = _run_request(argv, None, None, cwd, env)
+        req["op"] = "start"
+        return self._request(req, 10.0)["pid"]
 
     def enter(self, argv, **kw):
         """Run argv in this child's namespaces by joining them (setns), as ``docker exec`` does."""
@@ -328,6 +348,8 @@ def enter(target, argv, *, namespaces=None, timeout=10.0, input=None, env=None):
         raise ChildFailed(f"{pid} is not a running process", pid=pid, step="enter", hint="pass the PID of a process (not a thread), or a Child")
     mine, theirs = _ns_of("self"), _ns_of(pid)
     join = [t for t in wanted if theirs.get(t) and theirs.get(t) != mine.get(t)]
+    if join and "user" not in join and theirs.get("user") != mine.get("user") and privilege() != "root":
+        join.insert(0, "user")  # the capabilities for the other joins come from the owning user namespace
     req.update(op="enter", pid=pid, join=join)
     out, _ = _helper.get_helper().request(req, timeout=None if timeout is None else timeout + 15)
     return RunResult(out["returncode"], out["stdout"], out["stderr"])
@@ -361,3 +383,65 @@ def view(pid=None):
         return View(g.gather(pid=pid), label=f"pid {pid}")
     data, _ = _helper.get_helper().request({"op": "view_pid", "pid": pid, "join": join}, timeout=15)
     return View(data, label=f"pid {pid}")
+
+
+def veth(a, b, *, names=("veth0", "veth1"), addresses=("10.0.0.1/24", "10.0.0.2/24"), up=True):
+    """Join two children's network namespaces with a veth pair (veth(4)) and give each end an address.
+
+    Both must have a new network namespace: a link is never added to the
+    host's.  Rootless, both must share a user namespace (spawn the second with
+    ``userns=a``).  Uses ip(8) from iproute2, run by argv in the children's
+    namespaces; the pair disappears with either namespace.
+    """
+    import ipaddress
+    import shutil
+
+    from ._errors import NsPermissionError, NsUnsupportedError
+    from ._validate import check_ifname
+
+    for c in (a, b):
+        if not isinstance(c, Child):
+            raise NsValueError(f"veth joins two Child objects, got {c!r}", nstype="net")
+        if "net" not in c.namespaces:
+            raise UnsafeRequest(
+                f"child {c.pid} shares the host's network namespace: a veth end there would change the host",
+                nstype="net",
+                hint="spawn both children with 'net'",
+            )
+        if not c.alive:
+            raise ChildFailed("the child is closed or gone", pid=c.pid, nstype="net")
+    if a is b:
+        raise NsValueError("veth needs two different children", nstype="net")
+    if len(names) != 2 or names[0] == names[1]:
+        raise NsValueError(f"names must be two different interface names, got {names!r}", nstype="net")
+    for n in names:
+        check_ifname(n)
+    addrs = []
+    for addr in addresses or ():
+        try:
+            addrs.append(str(ipaddress.ip_interface(addr)) if addr is not None else None)
+        except (ValueError, TypeError) as err:
+            raise NsValueError(f"not an address with prefix: {addr!r} ({err})", nstype="net", hint="e.g. '10.0.0.1/24'") from None
+    if shutil.which("ip") is None:
+        raise NsUnsupportedError("the ip command (iproute2) is missing", nstype="net", hint="apt-get install iproute2")
+    if privilege() != "root" and _ns_of(a.pid).get("user") != _ns_of(b.pid).get("user"):
+        raise NsPermissionError(
+            "rootless, both ends must be in one user namespace",
+            nstype="net",
+            hint="spawn the second child with userns=first_child",
+        )
+    net = ["net"]
+
+    def ip(child, *args):
+        r = enter(child, ["ip", *args], namespaces=net)
+        if r.returncode != 0:
+            raise ChildFailed(f"ip {' '.join(args)}: {r.stderr.strip()}", pid=child.pid, nstype="net", step="veth")
+        return r
+
+    ip(a, "link", "add", names[0], "type", "veth", "peer", "name", names[1], "netns", str(b.pid))
+    for child, name, addr in zip((a, b), names, addrs + [None] * (2 - len(addrs))):
+        if addr:
+            ip(child, "addr", "add", addr, "dev", name)
+        if up:
+            ip(child, "link", "set", "dev", name, "up")
+            ip(child, "link", "set", "dev", "lo", "up")

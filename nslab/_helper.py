@@ -158,6 +158,15 @@ def _setup_main(spec, sock, helper_pid, life_r, life_w):
         step = "unshare"
         nstype = None
         try:
+            if spec.get("userns_pid"):
+                # Join a sibling's user namespace instead of making one, so that
+                # both children's namespaces share an owner (veth needs that).
+                step, nstype = "join the user namespace of the other child", "user"
+                fd = os.open(f"/proc/{spec['userns_pid']}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+                _sys.setns(fd, CLONE_FLAGS["user"])
+                os.close(fd)
+                _become_root_inside()
+            step, nstype = "unshare", None
             try:
                 _sys.unshare(flags)
             except OSError as err:
@@ -327,6 +336,7 @@ def _be_the_child(spec, sock):
 def _serve(sock, spec, notes):
     from . import _gather
 
+    started = []
     while True:
         _reap_all()
         try:
@@ -347,6 +357,8 @@ def _serve(sock, spec, notes):
                 reply = {"ok": data}
             elif op == "run":
                 reply = {"ok": _run(req)}
+            elif op == "start":
+                reply = {"ok": _start(req, started)}
             elif op == "exit":
                 _proto.send(sock, {"seq": seq, "ok": True})
                 return
@@ -390,6 +402,28 @@ def _run(req):
         "stdout": p.stdout.decode("utf-8", "replace"),
         "stderr": p.stderr.decode("utf-8", "replace"),
     }
+
+
+def _start(req, started):
+    """Start argv in the background (a server, say); it lives until the child closes."""
+    import subprocess
+
+    try:
+        p = subprocess.Popen(
+            req["argv"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=req.get("cwd"),
+            env=req.get("env"),
+            close_fds=True,
+            restore_signals=True,
+            preexec_fn=_run_preexec,
+        )
+    except FileNotFoundError as err:
+        raise ChildFailed(f"{req['argv'][0]}: command not found inside the child", errno=err.errno, step="start") from err
+    started.append(p)
+    return {"pid": p.pid}
 
 
 def _run_preexec():
