@@ -96,6 +96,14 @@ class NslabError(Exception):
             rows.append((key, val))
         return rows
 
+    def _render_traceback_(self):
+        # IPython prints these lines instead of a traceback: the cause and the fix are the message.
+        lines = [f"{type(self).__name__}: {self.message}"]
+        lines += [f"  {k}: {v}" for k, v in self._fields()]
+        if self.hint:
+            lines.append(f"  what to do: {self.hint}")
+        return lines
+
     def _repr_html_(self):
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"

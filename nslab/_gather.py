@@ -24,8 +24,18 @@ SYSVIPC = ("shm", "msg", "sem")
 
 
 def _read(path):
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", "surrogateescape")
+    # os.read, not open(): no buffer objects on the hot path of every view.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape")
 
 
 def _reason(err):

@@ -147,13 +147,41 @@ def _culprit(flags):
     return None
 
 
-def _setup_main(spec, sock, helper_pid, life_r, life_w):
+def _zygote_main(sock, helper_pid, life_r, life_w):
+    """A spare setup process, forked ahead of need (as Android's zygote is).
+
+    It pays the fork and the first-touch page faults of the code a spawn runs
+    while nobody waits, then sleeps until a spawn hands it a spec.  It lives
+    in the helper's own namespaces and changes nothing until then.  Never returns.
+    """
+    try:
+        _become_child(helper_pid, (sock.fileno(), life_r, life_w), "nslab-zygote")
+        _devnull_stdio()
+        _sys.set_subreaper()
+        _warm()
+        msg, _ = _proto.recv(sock)
+    except BaseException:
+        os._exit(0)
+    if msg.get("op") != "go":
+        os._exit(0)
+    _sys.set_name("nslab-setup")
+    _setup_main(msg["spec"], sock, life_r, life_w)
+
+
+def _warm():
+    from . import _gather
+
+    try:
+        _gather.gather()
+        _proto.json.dumps({"warm": [1, "x"]})
+    except Exception:
+        pass  # only a warm-up
+
+
+def _setup_main(spec, sock, life_r, life_w):
     """The process that unshares.  Never returns."""
     status = 1
     try:
-        _become_child(helper_pid, (sock.fileno(), life_r, life_w), "nslab-setup")
-        _devnull_stdio()
-        _sys.set_subreaper()
         flags = spec["flags"]
         step = "unshare"
         nstype = None
@@ -438,7 +466,8 @@ class _Server:
     def __init__(self, ctl, parent):
         self.ctl = ctl
         self.parent = parent
-        self.children = {}  # id -> {"setup": pid, "init": pid}
+        self.children = {}  # id -> {"setup": pid, "init": pid, "init_fd": pidfd}
+        self.zygote = None  # (pid, socket) of the spare setup process
         self.exited = {}  # pid -> wait status, for tracked pids reaped early
         self.next_id = 1
 
@@ -450,6 +479,10 @@ class _Server:
                 return
             if pid == 0:
                 return
+            if self.zygote is not None and self.zygote[0] == pid:
+                self.zygote[1].close()  # the spare died (an interrupt): fork another when needed
+                self.zygote = None
+                continue
             for cid, info in list(self.children.items()):
                 if info["setup"] == pid:  # died on its own (an interrupt, an external kill)
                     os.close(info["init_fd"])
@@ -514,9 +547,12 @@ class _Server:
             finally:
                 for fd in reply_fds:
                     os.close(fd)
+            # The next spawn's fork happens now, while the caller reads its view.
+            self.fork_zygote()
         self.shutdown()
 
     def shutdown(self):
+        self.drop_zygote()
         for info in list(self.children.values()):
             _pidfd_kill(info["init_fd"])
         _kill_descendants()
@@ -534,18 +570,37 @@ class _Server:
             return self.view_pid(req), []
         raise HelperError(f"unknown request {op!r}")
 
-    def spawn(self, spec):
+    def fork_zygote(self):
+        if self.zygote is not None:
+            return
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         life_r, life_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             a.close()
-            _setup_main(spec, b, self.helper_pid, life_r, life_w)
+            _zygote_main(b, self.helper_pid, life_r, life_w)
         b.close()
         os.close(life_r)
         os.close(life_w)
+        self.zygote = (pid, a)
+
+    def drop_zygote(self):
+        if self.zygote is None:
+            return
+        pid, a = self.zygote
+        self.zygote = None
+        a.close()  # it sees EOF and exits
+        if self.wait_pid(pid, 1.0) is None:
+            os.kill(pid, signal.SIGKILL)  # unreaped, so still ours
+            self.wait_pid(pid, 1.0)
+
+    def spawn(self, spec):
+        self.fork_zygote()
+        pid, a = self.zygote
+        self.zygote = None
         init = init_fd = None
         try:
+            _proto.send(a, {"op": "go", "spec": spec})
             while True:
                 try:
                     msg, fds = _proto.recv(a, timeout=30)
@@ -867,6 +922,19 @@ def _run_in_keeper(fn, *args):
 
 
 _HELPER = Helper()
+
+
+def _at_exit():
+    # Let our own helper exit and be reaped by us, not orphaned to PID 1.
+    try:
+        _HELPER.stop()
+    except Exception:
+        pass
+
+
+import atexit  # noqa: E402
+
+atexit.register(_at_exit)
 
 
 def get_helper():

@@ -319,7 +319,7 @@ def test_rootless_may_map_only_its_own_id(monkeypatch):
     asked = []
     monkeypatch.setattr(_helper, "get_helper", lambda: asked.append(1))
     with pytest.raises(nslab.NsValueError, match="only its own id"):
-        nslab.spawn(["user"], uid_map=[(0, 0, 1)])
+        nslab.spawn(["user"], uid_map=[(0, os.geteuid() + 12345, 1)])
     assert asked == []
 
 
@@ -373,3 +373,18 @@ def test_doctor_and_show_cli():
     out = io.StringIO()
     assert main(["doctor", "--json"], out=out) == 0
     assert json.loads(out.getvalue())["ok"] is True
+
+
+def test_expect_passes_on_truth_and_fails_with_hints():
+    with nslab.spawn(["uts", "pid", "mnt"], hostname="lab-01") as child:
+        ok = nslab.expect(child, new=["uts", "pid"], shared=["net"], hostname="lab-01", pid=1, nspid=[1])
+        assert ok.ok and len(ok.results) == 6
+        assert ":[" not in repr(ok)  # no inode numbers: deterministic for nbval
+        with pytest.raises(nslab.ExerciseFailed) as info:
+            nslab.expect(child, new=["net"], hostname="lab-02")
+        err = info.value
+        assert isinstance(err, AssertionError)
+        lines = "\n".join(err._render_traceback_())
+        assert "add 'net'" in lines and "hostname='lab-02'" in lines
+        with pytest.raises(nslab.NsValueError):
+            nslab.expect(child, colour="blue")
