@@ -13,7 +13,7 @@ NSLAB_MUST_WORK ?= 1
 export NSLAB_MUST_WORK
 
 STAMP := $(VENV)/.installed
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 SANITIZE := $(wildcard notebooks/sanitize.cfg)
 # Jupyter refuses to run as root without it.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -64,15 +64,10 @@ bench: $(STAMP)
 		echo "bench: no bench/ package yet"; \
 	fi
 
-# Re-run every notebook in reading order and store the new outputs.
+# Build every notebook from notebooks/src/*.py, run it in reading order and
+# store the new outputs (notebooks/build.py says how).
 notebooks: $(STAMP)
-ifeq ($(NOTEBOOKS),)
-	@echo "notebooks: no notebooks/*.ipynb yet"
-else
-	for nb in $(NOTEBOOKS); do \
-		$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; \
-	done
-endif
+	$(VENV)/bin/python notebooks/build.py
 
 clean:
 	rm -rf $(VENV) build bench/build nslab.egg-info .pytest_cache
