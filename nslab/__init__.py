@@ -36,6 +36,8 @@ _EXPORTS = {
     "NAMESPACE_COLUMNS": "_discover",
     "TREE_COLUMNS": "_discover",
     "expect": "_expect",
+    "try_it": "_tryit",
+    "skip_reason": "_tryit",
     "ExerciseFailed": "_expect",
     "NslabError": "_errors",
     "NsValueError": "_errors",
