@@ -1,4 +1,4 @@
-"""The nslab command line: ``nslab doctor``, ``nslab show``, ``nslab lab``.
+"""The nslab command line: ``nslab doctor``, ``nslab show``, ``nslab lsns``, ``nslab lab``.
 
 ``main(argv)`` returns the exit status, so tests call it directly.
 """
@@ -24,6 +24,10 @@ def _parser():
     s.add_argument("--boottime", type=int, default=0, help="boottime offset in seconds (needs time)")
     s.add_argument("--monotonic", type=int, default=0, help="monotonic offset in seconds (needs time)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    ls = sub.add_parser("lsns", help="list every namespace visible here, how it is held, and how they nest")
+    ls.add_argument("--json", action="store_true", help="machine-readable output (like lsns -J)")
+    ls.add_argument("--tree", action="store_true", help="the user and PID namespace trees (NS_GET_PARENT)")
+    ls.add_argument("--type", "-t", action="append", metavar="T", help="only this type (repeatable), e.g. net")
     lab = sub.add_parser("lab", help="start JupyterLab on the notebooks")
     lab.add_argument("args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
     return p
@@ -62,6 +66,10 @@ def main(argv=None, out=None):
                     print(f"child pid {child.pid} (host numbering); new: {', '.join(child.namespaces)}", file=out)
                     print(table.to_string(index=False), file=out)
             return 0
+        if args.cmd == "lsns":
+            from ._discover import lsns_main
+
+            return lsns_main(args.type, json_out=args.json, tree=args.tree, out=out)
         if args.cmd == "lab":
             nb = _notebooks_dir()
             if nb is None:

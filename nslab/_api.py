@@ -19,7 +19,7 @@ from ._ns import NAMESPACES, flags_of, parse_namespaces
 from ._validate import check_hostname, check_idmap, check_offset, check_pid, covered, format_idmap
 from ._view import View
 
-__all__ = ["spawn", "Child", "RunResult", "view", "enter", "veth", "privilege", "ROOT_RANGE"]
+__all__ = ["ROOT_RANGE", "Child", "RunResult", "enter", "privilege", "spawn", "veth", "view"]
 
 # As root, a new user namespace maps its 0..65535 onto this unprivileged host
 # range (the customary first /etc/subuid block), so that root inside is
@@ -439,7 +439,7 @@ def veth(a, b, *, names=("veth0", "veth1"), addresses=("10.0.0.1/24", "10.0.0.2/
         return r
 
     ip(a, "link", "add", names[0], "type", "veth", "peer", "name", names[1], "netns", str(b.pid))
-    for child, name, addr in zip((a, b), names, addrs + [None] * (2 - len(addrs))):
+    for child, name, addr in zip((a, b), names, [*addrs, None, None][:2], strict=True):
         if addr:
             ip(child, "addr", "add", addr, "dev", name)
         if up:

@@ -17,7 +17,7 @@ import sys
 from ._errors import NslabError
 from ._ns import NAMESPACES
 
-__all__ = ["doctor", "Report"]
+__all__ = ["Report", "doctor"]
 
 COLUMNS = ["type", "works", "how", "error", "cause"]
 

@@ -17,7 +17,7 @@ import html
 from ._errors import NslabError, NsValueError
 from ._ns import NAMESPACES, parse_namespaces
 
-__all__ = ["expect", "ExerciseFailed", "Checked"]
+__all__ = ["Checked", "ExerciseFailed", "expect"]
 
 
 class ExerciseFailed(NslabError, AssertionError):
@@ -124,7 +124,7 @@ def expect(target, *, host=None, **claims):
         add("uid_map", inside.uid_map == want, inside.uid_map, "uid_map lines are (inside, outside, count) (user_namespaces(7))")
     if "links" in claims:
         want = list(claims.pop("links"))
-        names = [l["name"] for l in inside.links]
+        names = [link["name"] for link in inside.links]
         add("links", names == want, names, "a new network namespace starts with only lo: include 'net'")
     if "routes" in claims:
         want = claims.pop("routes")

@@ -22,6 +22,7 @@ the sockets close, init sees EOF, and the chain unwinds even without signals.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -171,11 +172,9 @@ def _zygote_main(sock, helper_pid, life_r, life_w):
 def _warm():
     from . import _gather
 
-    try:
+    with contextlib.suppress(Exception):  # only a warm-up: a failure shows in the real call
         _gather.gather()
         _proto.json.dumps({"warm": [1, "x"]})
-    except Exception:
-        pass  # only a warm-up
 
 
 def _setup_main(spec, sock, life_r, life_w):
@@ -272,7 +271,7 @@ def _setup_main(spec, sock, life_r, life_w):
         # Wait for init; afterwards reap whatever was orphaned to us (we are a subreaper).
         while True:
             try:
-                pid, st = os.waitpid(-1, 0)
+                pid, _st = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
             if pid == init:
@@ -926,10 +925,8 @@ _HELPER = Helper()
 
 def _at_exit():
     # Let our own helper exit and be reaped by us, not orphaned to PID 1.
-    try:
+    with contextlib.suppress(Exception):
         _HELPER.stop()
-    except Exception:
-        pass
 
 
 import atexit  # noqa: E402

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from ._errors import NsValueError
 
-__all__ = ["NAMESPACES", "Namespace", "CLONE_FLAGS", "parse_namespaces", "flags_of"]
+__all__ = ["CLONE_FLAGS", "NAMESPACES", "Namespace", "flags_of", "parse_namespaces"]
 
 
 class Namespace(NamedTuple):

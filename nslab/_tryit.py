@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from ._errors import NsUnsupportedError, NsValueError
 
-__all__ = ["try_it", "Transcript", "skip_reason"]
+__all__ = ["Transcript", "skip_reason", "try_it"]
 
 # unshare(1) options that create namespaces or shape how; never one that joins the host's.
 _FLAGS = {
@@ -56,7 +56,7 @@ def try_it(options, script, *, timeout=10.0):
     while i < len(opts):
         o = opts[i]
         if o in _VALUED:
-            if i + 1 >= len(opts) or not opts[i + 1].lstrip("-").isdigit() and o != "--propagation":
+            if i + 1 >= len(opts) or (not opts[i + 1].lstrip("-").isdigit() and o != "--propagation"):
                 raise NsValueError(f"{o} needs a value")
             if o == "--propagation" and opts[i + 1] not in ("private", "slave", "unchanged"):
                 raise NsValueError("--propagation takes private, slave or unchanged (never shared: it would leak to the host)")

@@ -7,19 +7,20 @@ what is sane and says why when it is not.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 
 from ._errors import NsValueError
 
 __all__ = [
+    "MAX_OFFSET",
     "check_hostname",
-    "check_ifname",
-    "check_port",
     "check_idmap",
+    "check_ifname",
     "check_offset",
     "check_pid",
-    "MAX_OFFSET",
+    "check_port",
 ]
 
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
@@ -121,7 +122,7 @@ def check_idmap(m, what="uid_map"):
             raise NsValueError(f"{what} entry {r!r} runs past the largest id {ID_MAX - 1}", nstype="user")
     for col, name in ((0, "inside"), (1, "outside")):
         spans = sorted((r[col], r[col] + r[2]) for r in rows)
-        for (a0, a1), (b0, _b1) in zip(spans, spans[1:]):
+        for (a0, a1), (b0, _b1) in itertools.pairwise(spans):
             if b0 < a1:
                 raise NsValueError(f"{what} ranges overlap on the {name} side ({a0}-{a1 - 1} and from {b0})", nstype="user")
     return rows

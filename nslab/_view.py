@@ -16,7 +16,7 @@ from . import _parse
 from ._errors import NsValueError
 from ._ns import NAMESPACES
 
-__all__ = ["View", "NsRef", "FRAME_COLUMNS", "diff", "DIFF_COLUMNS"]
+__all__ = ["DIFF_COLUMNS", "FRAME_COLUMNS", "NsRef", "View", "diff"]
 
 
 class NsRef(NamedTuple):
@@ -146,7 +146,7 @@ class View:
         for a in net.get("addrs", []):
             addrs.setdefault(a["index"], []).append(f"{a['address']}/{a['prefixlen']}")
         out = []
-        for link in sorted(net.get("links", []), key=lambda l: l["index"]):
+        for link in sorted(net.get("links", []), key=lambda link: link["index"]):
             link = dict(link, addresses=addrs.get(link["index"], []))
             out.append(link)
         return out
@@ -155,7 +155,7 @@ class View:
     def routes(self):
         """Routes of the main table (RT_TABLE_MAIN, 254): what `ip route` shows."""
         net = self._d.get("net") or {}
-        names = {l["index"]: l["name"] for l in net.get("links", [])}
+        names = {link["index"]: link["name"] for link in net.get("links", [])}
         return [dict(r, dev=names.get(r.get("oif"))) for r in net.get("routes", []) if r.get("table") == 254]
 
     # --- ipc --------------------------------------------------------------
@@ -224,8 +224,8 @@ class View:
 
     def _rows_links(self):
         return [
-            (l["index"], l["name"], l.get("kind"), l.get("state"), ",".join(l.get("flags") or []), l.get("mtu"), " ".join(l["addresses"]))
-            for l in self.links
+            (link["index"], link["name"], link.get("kind"), link.get("state"), ",".join(link.get("flags") or []), link.get("mtu"), " ".join(link["addresses"]))
+            for link in self.links
         ]
 
     def _rows_routes(self):
@@ -257,7 +257,7 @@ class View:
         if nstype == "pid":
             return f"pid {self.pid}, NSpid {' '.join(map(str, self.nspid))}"
         if nstype == "net":
-            return ", ".join(f"{l['name']} {l.get('state')}" for l in self.links) or "no links"
+            return ", ".join(f"{link['name']} {link.get('state')}" for link in self.links) or "no links"
         if nstype == "mnt":
             root = next((m for m in self.mounts if m["mount_point"] == "/"), None)
             proc = next((m for m in reversed(self.mounts) if m["mount_point"] == "/proc"), None)

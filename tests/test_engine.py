@@ -68,7 +68,7 @@ def test_all_eight_together():
             assert inside.ns[u] != host.ns[u]
         assert inside.hostname == "all-eight"
         assert inside.pid == 1 and inside.nspid == [1]
-        assert [l["name"] for l in inside.links] == ["lo"]
+        assert [link["name"] for link in inside.links] == ["lo"]
         assert inside.cgroup == "/"
         assert inside.offsets["boottime"] == 7200
         assert inside.uid == 0
@@ -109,7 +109,7 @@ def test_pid_without_fresh_proc_is_the_trap():
 def test_new_netns_has_only_lo_down_and_no_routes():
     with nslab.spawn(["net"]) as child:
         inside = child.view()
-        assert [(l["name"], l["state"]) for l in inside.links] == [("lo", "DOWN")]
+        assert [(link["name"], link["state"]) for link in inside.links] == [("lo", "DOWN")]
         assert "UP" not in inside.links[0]["flags"]
         assert inside.routes == []
         assert inside.links[0]["addresses"] == []
@@ -182,7 +182,7 @@ def test_uid_map_as_the_kernel_wrote_it():
         assert child.run(["id", "-u"]).stdout.strip() == "0"
         # From the host the same process has the outside uid (status is translated for the reader).
         with open(f"/proc/{child.pid}/status") as f:
-            uid_line = next(l for l in f if l.startswith("Uid:"))
+            uid_line = next(line for line in f if line.startswith("Uid:"))
         expect = nslab.ROOT_RANGE[0] if ROOT else os.geteuid()
         assert int(uid_line.split()[2]) == expect
 
@@ -335,7 +335,7 @@ def test_view_of_a_foreign_pid_and_bad_pids():
     with nslab.spawn(["net", "uts"], hostname="seen-by-setns") as child:
         v = nslab.view(child.pid)
         assert v.hostname == "seen-by-setns"
-        assert [l["name"] for l in v.links] == ["lo"]
+        assert [link["name"] for link in v.links] == ["lo"]
     with pytest.raises(nslab.NsValueError):
         nslab.view(0)
     with pytest.raises(nslab.NsValueError):
