@@ -112,7 +112,7 @@ def gather_live():
             "addrs": _netlink.dump_addrs(),
             "routes": _netlink.dump_routes(),
         }
-    except (OSError, ImportError) as err:
+    except (OSError, ImportError, ValueError) as err:  # ValueError: the kit's ParseError
         data["net"] = None
         errors["net"] = f"{type(err).__name__}: {err}"
     data["clocks"] = {
