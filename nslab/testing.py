@@ -564,7 +564,8 @@ def _steady(p: Proc) -> Proc:
     helper's child and still in every one of the caller's namespaces (a spare
     that had unshared anything would be a demo's process, and show).
     """
-    if p.comm == "nslab-zygote":
+    # A spare forked a moment ago still carries the helper's comm until it renames itself.
+    if p.comm in ("nslab-zygote", "nslab-helper"):
         try:
             ppid = int(_read_text(f"/proc/{p.pid}/stat").rpartition(")")[2].split()[1])
             parent = _read_text(f"/proc/{ppid}/comm").strip()
@@ -575,7 +576,7 @@ def _steady(p: Proc) -> Proc:
         except (OSError, ValueError, IndexError):
             parent, same = None, False
         if parent == "nslab-helper" and same:
-            return Proc(0, p.comm, _liveness(p.state))
+            return Proc(0, "nslab-zygote", _liveness(p.state))
     return Proc(p.pid, p.comm, _liveness(p.state))
 
 
