@@ -58,7 +58,9 @@ def _default_maps(priv):
     return [(0, uid, 1)], [(0, gid, 1)]
 
 
-def _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, fail_at, userns=None):
+def _build_spec(
+    namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, fail_at, userns=None, rootfs=False
+):
     names = parse_namespaces(namespaces)
     new = set(names)
     priv = privilege()
@@ -107,6 +109,11 @@ def _build_spec(namespaces, hostname, domainname, monotonic, boottime, uid_map, 
         need("mount_proc", "pid", True)
         need("mount_proc", "mnt", True)
     spec["mount_proc"] = mount_proc
+    if not isinstance(rootfs, bool):
+        raise NsValueError(f"rootfs must be True or False, got {rootfs!r}")
+    if rootfs:
+        need("rootfs", "mnt", True)
+        spec["rootfs"] = True
     if uid_map is not None or gid_map is not None:
         need("uid_map" if uid_map is not None else "gid_map", "user", uid_map if uid_map is not None else gid_map)
     if "user" in new:
@@ -155,6 +162,7 @@ def spawn(
     uid_map=None,
     gid_map=None,
     mount_proc=None,
+    rootfs=False,
     userns=None,
     timeout=30.0,
     _fail_at=None,
@@ -170,12 +178,15 @@ def spawn(
     As an ordinary user the child also gets a new user namespace (your uid
     mapped to 0), and ``Child.implicit_user`` says so.  As root, ``user`` maps
     0-65535 inside to 100000-165535 outside unless ``uid_map`` says otherwise.
+    ``rootfs=True`` (needs mnt) gives the child a root of its own: a tmpfs
+    with read-only binds of the host's /usr, /etc and friends, entered by
+    pivot_root(2) — the container of notebook 09.
     ``userns=other_child`` makes the new namespaces inside that child's user
     namespace instead (rootless, two children can be joined by veth only so).
     Use it as a context manager, or call ``close()``.
     """
     spec, names, implicit = _build_spec(
-        namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, _fail_at, userns
+        namespaces, hostname, domainname, monotonic, boottime, uid_map, gid_map, mount_proc, _fail_at, userns, rootfs
     )
     helper = _helper.get_helper()
     info, fds = helper.request({"op": "spawn", "spec": spec}, timeout=timeout)
@@ -195,7 +206,7 @@ class Child:
         self.namespaces = tuple(spec["names"])  # what is new, implicit user included
         self.requested = tuple(names)
         self.implicit_user = implicit_user
-        self.options = {k: spec[k] for k in ("hostname", "domainname", "monotonic", "boottime", "uid_map", "gid_map", "mount_proc") if k in spec}
+        self.options = {k: spec[k] for k in ("hostname", "domainname", "monotonic", "boottime", "uid_map", "gid_map", "mount_proc", "rootfs") if k in spec}
         self._sock = socket.socket(fileno=fd)
         self._seq = 0
         self._lock = threading.RLock()

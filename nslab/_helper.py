@@ -327,7 +327,10 @@ def _be_the_child(spec, sock):
     step = "start"
     try:
         try:
-            if spec.get("mount_proc"):
+            if spec.get("rootfs"):
+                step = "build the root filesystem"
+                _build_rootfs(spec, notes)
+            elif spec.get("mount_proc"):
                 # procfs shows the PID namespace of its mounter (proc(5)).
                 step = "mount /proc"
                 _sys.mount("proc", "/proc", "proc", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
@@ -360,6 +363,61 @@ def _be_the_child(spec, sock):
             _kill_descendants()
 
 
+ROOTFS_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
+ROOTFS_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# statvfs(2) flag -> the mount flag that must be kept on a read-only remount:
+# in a mount namespace of a less privileged user namespace these are locked
+# (mount_namespaces(7)), and dropping one fails with EPERM.
+_KEEP = ((2, _sys.MS_NOSUID), (4, _sys.MS_NODEV), (8, _sys.MS_NOEXEC), (1024, 1024), (2048, 2048), (4096, 1 << 21))
+
+
+def _bind_ro(src, dst):
+    _sys.mount(src, dst, None, _sys.MS_BIND | _sys.MS_REC)
+    keep = 0
+    f = os.statvfs(src).f_flag
+    for st, ms in _KEEP:
+        if f & st:
+            keep |= ms
+    _sys.mount(None, dst, None, _sys.MS_REMOUNT | _sys.MS_BIND | _sys.MS_RDONLY | keep)
+
+
+def _build_rootfs(spec, notes):
+    """A root of our own: a tmpfs with read-only binds of the host's /usr and friends, then pivot_root(2).
+
+    The tmpfs goes over /tmp *in this private mount namespace*: the host's
+    /tmp is untouched and no directory is created on the host.  /proc is
+    mounted before the pivot, while the old one is still visible: a user
+    namespace may mount procfs only where a full one is already seen
+    (mount_namespaces(7), "mount_too_revealing").
+    """
+    new = "/tmp"
+    _sys.mount("nslab-rootfs", new, "tmpfs", _sys.MS_NOSUID | _sys.MS_NODEV, "mode=0755,size=16m")
+    for d in ROOTFS_DIRS:
+        src = "/" + d
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), f"{new}/{d}")  # merged /usr: bin -> usr/bin
+        elif os.path.isdir(src):
+            os.mkdir(f"{new}/{d}")
+            _bind_ro(src, f"{new}/{d}")
+    os.mkdir(f"{new}/dev")
+    _sys.mount("nslab-dev", f"{new}/dev", "tmpfs", _sys.MS_NOSUID | _sys.MS_NOEXEC, "mode=0755,size=64k")
+    for dev in ROOTFS_DEVICES:
+        if os.path.exists(f"/dev/{dev}"):
+            open(f"{new}/dev/{dev}", "w").close()
+            _sys.mount(f"/dev/{dev}", f"{new}/dev/{dev}", None, _sys.MS_BIND)
+    for d, mode in (("proc", 0o555), ("tmp", 0o1777), ("root", 0o700), ("oldroot", 0o700)):
+        os.mkdir(f"{new}/{d}", mode)
+        os.chmod(f"{new}/{d}", mode)
+    if spec.get("mount_proc"):
+        _sys.mount("proc", f"{new}/proc", "proc", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
+    os.chdir(new)
+    _sys.pivot_root(".", "oldroot")
+    os.chdir("/")
+    _sys.umount2("/oldroot", _sys.MNT_DETACH)
+    os.rmdir("/oldroot")
+    notes["rootfs"] = "own root: tmpfs with read-only binds of " + ", ".join(d for d in ROOTFS_DIRS if os.path.exists("/" + d))
+
+
 def _serve(sock, spec, notes):
     from . import _gather
 
@@ -378,6 +436,9 @@ def _serve(sock, spec, notes):
             if op == "view":
                 data = _gather.gather()
                 for k, v in notes.items():
+                    if k == "rootfs":
+                        data["rootfs"] = v
+                        continue
                     data["errors"][k] = v
                     if k == "mqueue":
                         data["mqueue"] = None

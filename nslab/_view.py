@@ -63,6 +63,11 @@ class View:
         return out
 
     @property
+    def rootfs(self):
+        """How the child's own root was made (spawn(rootfs=True)), or None."""
+        return self._d.get("rootfs")
+
+    @property
     def errors(self):
         """{part: reason} for everything that could not be read (nothing is dropped silently)."""
         return dict(self._d.get("errors", {}))
