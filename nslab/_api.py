@@ -114,8 +114,10 @@ def _build_spec(
     if rootfs:
         need("rootfs", "mnt", True)
         spec["rootfs"] = True
-    if uid_map is not None or gid_map is not None:
-        need("uid_map" if uid_map is not None else "gid_map", "user", uid_map if uid_map is not None else gid_map)
+    if (uid_map is not None or gid_map is not None) and "user" not in names:
+        # Explicitly: the user namespace a rootless spawn adds on its own is not one you asked to map.
+        opt, val = ("uid_map", uid_map) if uid_map is not None else ("gid_map", gid_map)
+        raise UnsafeRequest(f"{opt}={val!r} needs a new user namespace", nstype="user", hint="add 'user' to the namespaces")
     if "user" in new:
         duid, dgid = _default_maps(priv)
         umap = check_idmap(uid_map, "uid_map") if uid_map is not None else duid
