@@ -209,6 +209,39 @@ def print_scaling(sc):
 
 # ---------------------------------------------------------------- main
 
+def print_lsns(runs):
+    """Issue 3's target: `nslab lsns --json` no slower than util-linux `lsns -J`."""
+    from bench._lsns import bench_lsns
+
+    r = bench_lsns(runs=runs)
+    print()
+    print(f"discovery: nslab lsns --json vs lsns -J, median of {runs}, with ~500 extra processes in ~50 namespaces")
+    if "error" in r:
+        print(f"lsns: not available ({r['error']})")
+        return r
+    print(f"  nslab in process {fmt(r['nslab_inproc_ms'], 1)} ms | as a command {fmt(r['nslab_subprocess_ms'], 1)} ms | "
+          f"lsns -J {fmt(r['lsns_ms'], 1)} ms (cpu {fmt(r['lsns_cpu_ms'], 1)} ms)")
+    print(f"  ratio nslab/lsns: {r['ratio']:.2f} in process, {r['ratio_subprocess']:.2f} as a command "
+          f"(interpreter start included); sees every added namespace: nslab {r['nslab_sees_all_added']}, "
+          f"lsns {r['lsns_sees_all_added']}")
+    print(f"verdict: no slower than lsns: {'yes' if r['target_met'] else 'NO'}")
+    return r
+
+
+def print_panel(runs):
+    """Issue 4's target: a toggle updates the panel in under 50 ms (but net), and what the panel adds."""
+    from bench._panel import bench_panel
+
+    out = bench_panel(runs=runs)
+    print()
+    print(f"Lab panel: toggle -> updated output, median of {runs} (target {out['target_ms']:.0f} ms for all but net)")
+    print(f"{'types':<8} | {'panel ms':>8} | {'engine ms':>9} | {'panel/engine':>12} | target")
+    for r in out["rows"]:
+        met = {True: "met", False: "MISSED", None: "-"}[r["meets_target"]]
+        print(f"{r['types']:<8} | {r['panel_ms']:>8.1f} | {r['engine_ms']:>9.1f} | {r['ratio']:>12.1f} | {met}")
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer iterations and scaling points")
@@ -216,6 +249,8 @@ def main(argv=None):
                    help="comma-separated rows to measure (uts,pid,...,all8); default: every type and all8")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--no-scaling", action="store_true", help="skip the mount-count scaling part")
+    p.add_argument("--no-lsns", action="store_true", help="skip nslab lsns against lsns -J")
+    p.add_argument("--no-panel", action="store_true", help="skip the Lab panel's toggle-to-output times")
     p.add_argument("--scaling-worker", type=int, help=argparse.SUPPRESS)
     p.add_argument("--scaling-raw", help=argparse.SUPPRESS)
     p.add_argument("--scaling-base", help=argparse.SUPPRESS)
@@ -278,12 +313,17 @@ def main(argv=None):
         for line in sorted(set(before) - set(after)):
             print(f"  - {line}")
     print(f"temp dir removed: {'yes' if not os.path.exists(tmpdir) else 'NO: ' + tmpdir}")
+    extra = {}
+    if not args.no_lsns:
+        extra["lsns"] = print_lsns(3 if args.quick else 7)
+    if not args.no_panel:
+        extra["panel"] = print_panel(10 if args.quick else 50)
     print(f"elapsed: {time.monotonic() - t_start:.0f} s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"mode": "rootless" if rootless else "root", "iterations": iters,
                        "types": results, "baseline_raw": baseline, "scaling": sc, "host_mounts_unchanged": unchanged,
-                       "kernel": os.uname().release}, f, indent=2)
+                       "kernel": os.uname().release, **extra}, f, indent=2)
     return 0 if unchanged else 1
 
 
