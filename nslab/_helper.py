@@ -405,11 +405,21 @@ def _build_rootfs(spec, notes):
         if os.path.exists(f"/dev/{dev}"):
             open(f"{new}/dev/{dev}", "w").close()
             _sys.mount(f"/dev/{dev}", f"{new}/dev/{dev}", None, _sys.MS_BIND)
+    # /dev/shm is a tmpfs of its own (POSIX shm follows the mount namespace,
+    # shm_overview(7)); /dev/mqueue gets its mount below, once ipc is known.
+    os.mkdir(f"{new}/dev/shm", 0o1777)
+    os.chmod(f"{new}/dev/shm", 0o1777)
+    _sys.mount("nslab-shm", f"{new}/dev/shm", "tmpfs", _sys.MS_NOSUID | _sys.MS_NODEV, "mode=1777,size=1m")
+    os.mkdir(f"{new}/dev/mqueue")
     for d, mode in (("proc", 0o555), ("tmp", 0o1777), ("root", 0o700), ("oldroot", 0o700)):
         os.mkdir(f"{new}/{d}", mode)
         os.chmod(f"{new}/{d}", mode)
     if spec.get("mount_proc"):
         _sys.mount("proc", f"{new}/proc", "proc", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
+    else:
+        # No PID namespace of its own: keep seeing the procfs we have (a new
+        # one would need privilege over the host's PID namespace).
+        _sys.mount("/proc", f"{new}/proc", None, _sys.MS_BIND | _sys.MS_REC)
     os.chdir(new)
     _sys.pivot_root(".", "oldroot")
     os.chdir("/")

@@ -388,3 +388,21 @@ def test_expect_passes_on_truth_and_fails_with_hints():
         assert "add 'net'" in lines and "hostname='lab-02'" in lines
         with pytest.raises(nslab.NsValueError):
             nslab.expect(child, colour="blue")
+
+
+@pytest.mark.parametrize("ns", [["mnt"], "all"])
+def test_rootfs_is_its_own_and_read_only(ns):
+    with nslab.spawn(ns, rootfs=True, hostname="box" if ns == "all" else None) as child:
+        inside = child.view()
+        assert inside.rootfs
+        root = next(m for m in inside.mounts if m["mount_point"] == "/")
+        assert root["fstype"] == "tmpfs" and root["source"] == "nslab-rootfs"
+        listing = child.run(["ls", "/"]).stdout.split()
+        assert "usr" in listing and "home" not in listing and "work" not in listing
+        r = child.run(["touch", "/usr/nslab-should-not-exist"])
+        assert r.returncode != 0 and "Read-only" in r.stderr
+        assert not os.path.exists("/usr/nslab-should-not-exist")
+        if ns == "all":
+            assert inside.pid == 1 and inside.ipc["mqueue"] == []
+    with open("/proc/self/mountinfo") as f:
+        assert "nslab-rootfs" not in f.read()
