@@ -80,7 +80,8 @@ def expect(target, *, host=None, **claims):
     (names, in order), ``routes`` (how many in the main table), ``boottime``
     / ``monotonic`` (offsets in seconds), ``cgroup`` (path inside),
     ``mounted`` (a mount point that must exist inside), ``not_mounted_on_host``
-    (a mount source that must not be visible to the caller), ``ipc_objects``
+    (a mount source that must not be visible to the caller), ``rootfs`` (its
+    own root, from spawn(rootfs=True)), ``ipc_objects``
     (how many System V objects inside).
     """
     from ._api import view
@@ -140,7 +141,13 @@ def expect(target, *, host=None, **claims):
     if "mounted" in claims:
         want = claims.pop("mounted")
         points = [m["mount_point"] for m in inside.mounts]
-        add(f"{want} mounted inside", want in points, f"{len(points)} mounts", "mount it inside the child (child.run(['mount', ...])) with 'mnt' new")
+        # Not the mount count: it differs from host to host.
+        add(f"{want} mounted inside", want in points, "mounted" if want in points else "not mounted", "mount it inside the child (child.run(['mount', ...])) with 'mnt' new")
+    if "rootfs" in claims:
+        want = bool(claims.pop("rootfs"))
+        root = next((m for m in inside.mounts if m["mount_point"] == "/"), None)
+        own = root is not None and root["source"] == "nslab-rootfs"
+        add("own root filesystem" if want else "the host's root", own == want, "its own" if own else "the host's", "spawn with rootfs=True (and 'mnt')")
     if "not_mounted_on_host" in claims:
         src = claims.pop("not_mounted_on_host")
         leaked = [m["mount_point"] for m in outside.mounts if m["source"] == src]
