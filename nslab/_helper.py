@@ -241,6 +241,7 @@ def _setup_main(spec, sock, life_r, life_w):
                 _step(spec, "offsets")
             if not flags & (CLONE_FLAGS["pid"] | CLONE_FLAGS["time"]):
                 # Nothing needs a second process: this one is the child.
+                _sys.set_name("nslab-init")
                 os.close(life_r)
                 os.close(life_w)
                 _step(spec, "fork_init")
