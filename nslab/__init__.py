@@ -49,12 +49,23 @@ _EXPORTS = {
     "ChildTimeout": "_errors",
     "ParseError": "_errors",
     "HelperError": "_errors",
+    "todo": "_student",
+    "Todo": "_student",
+    "room": "_room",
+    "RoomReport": "_room",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
+_SUBMODULES = ("widgets", "plots", "testing")
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:  # nslab.widgets works without an explicit import
+        import importlib
+
+        return importlib.import_module(f"nslab.{name}")
     mod = _EXPORTS.get(name)
     if mod is None:
         raise AttributeError(f"module 'nslab' has no attribute {name!r}")
@@ -66,4 +77,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))

@@ -138,8 +138,10 @@ def doctor(types=None):
             name = os.strerror(code) if code else type(err).__name__
             rows.append(dict(type=t, works=False, how=how, error=name, cause=err.hint or err.message))
     bad = [r["type"] for r in rows if not r["works"]]
-    if not bad:
+    if not bad and len(names) == len(NAMESPACES):
         verdict = "All eight namespace types work here: every notebook runs."
+    elif not bad:
+        verdict = f"{', '.join(names)}: {'works' if len(names) == 1 else 'all work'} here."
     else:
         verdict = f"Not available here: {', '.join(bad)}. Their demos explain why; the other notebooks run."
     return Report(rows, facts, verdict)
