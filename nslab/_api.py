@@ -73,7 +73,9 @@ def _build_spec(
             raise NsValueError("userns= joins another child's user namespace: do not also ask for a new one or for maps", nstype="user")
         if not userns.alive:
             raise ChildFailed("the child given as userns= is closed or gone", pid=userns.pid, hint="spawn a new one")
-        userns_pid = userns.pid
+        # Joining the user namespace we are already in is EINVAL (setns(2)): nothing to join then.
+        if _ns_of(userns.pid).get("user") != _ns_of("self").get("user"):
+            userns_pid = userns.pid
     elif priv == "user" and names and "user" not in new:
         # An ordinary user may create the others only from inside a user namespace it owns.
         new.add("user")
