@@ -9,6 +9,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nslab._helper import main  # noqa: E402
+from nslab._helper import main
 
 sys.exit(main())

@@ -142,6 +142,11 @@ def doctor(types=None):
         verdict = "All eight namespace types work here: every notebook runs."
     elif not bad:
         verdict = f"{', '.join(names)}: {'works' if len(names) == 1 else 'all work'} here."
+    elif len(bad) == len(rows):
+        verdict = (
+            "Nothing can run here: no namespace type can be created (the causes above say what to change). "
+            "The notebooks' stored outputs still show the lesson."
+        )
     else:
         verdict = f"Not available here: {', '.join(bad)}. Their demos explain why; the other notebooks run."
     return Report(rows, facts, verdict)

@@ -408,8 +408,7 @@ def _build_rootfs(spec, notes):
             _sys.mount(f"/dev/{dev}", f"{new}/dev/{dev}", None, _sys.MS_BIND)
     # /dev/shm is a tmpfs of its own (POSIX shm follows the mount namespace,
     # shm_overview(7)); /dev/mqueue gets its mount below, once ipc is known.
-    os.mkdir(f"{new}/dev/shm", 0o1777)
-    os.chmod(f"{new}/dev/shm", 0o1777)
+    os.mkdir(f"{new}/dev/shm")  # the tmpfs mounted on it sets mode 1777, as /dev/shm always is
     _sys.mount("nslab-shm", f"{new}/dev/shm", "tmpfs", _sys.MS_NOSUID | _sys.MS_NODEV, "mode=1777,size=1m")
     os.mkdir(f"{new}/dev/mqueue")
     for d, mode in (("proc", 0o555), ("tmp", 0o1777), ("root", 0o700), ("oldroot", 0o700)):
