@@ -18,6 +18,12 @@ def _parser():
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("doctor", help="which namespace types work here, and why not")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="FILE",
+        help="merge many machines' doctor --json files (or directories of them) into one room report",
+    )
     s = sub.add_parser("show", help="spawn a child, print host and child side by side, close it")
     s.add_argument("--ns", required=True, help="comma-separated types, e.g. uts,pid (or 'all')")
     s.add_argument("--hostname", help="hostname inside (needs uts)")
@@ -28,6 +34,9 @@ def _parser():
     ls.add_argument("--json", action="store_true", help="machine-readable output (like lsns -J)")
     ls.add_argument("--tree", action="store_true", help="the user and PID namespace trees (NS_GET_PARENT)")
     ls.add_argument("--type", "-t", action="append", metavar="T", help="only this type (repeatable), e.g. net")
+    st = sub.add_parser("student", help="write student editions of the notebooks: solutions stubbed, their outputs cleared")
+    st.add_argument("notebooks", nargs="*", help="notebooks to convert (default: notebooks/[0-9]*.ipynb)")
+    st.add_argument("--out", default=None, help="output directory (default: student/ next to notebooks/)")
     lab = sub.add_parser("lab", help="start JupyterLab on the notebooks")
     lab.add_argument("args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
     return p
@@ -45,6 +54,17 @@ def main(argv=None, out=None):
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
+        if args.cmd == "doctor" and args.merge:
+            from ._room import merge_main
+
+            return merge_main(args.merge, json_out=args.json, out=out)
+        if args.cmd == "student":
+            from ._student import notebook_paths, student_main
+
+            nb = _notebooks_dir()
+            paths = args.notebooks or (notebook_paths(nb) if nb else [])
+            outdir = args.out or os.path.join(os.path.dirname(nb) if nb else os.getcwd(), "student")
+            return student_main(paths, outdir, out)
         if args.cmd == "doctor":
             from ._doctor import doctor
 
