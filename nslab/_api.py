@@ -316,8 +316,14 @@ def _run_request(argv, timeout, input, cwd, env):
         raise NsValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if input is not None and not isinstance(input, str):
         raise NsValueError("input must be a string")
-    if env is not None and not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
-        raise NsValueError("env must be a dict of strings")
+    if env is not None:
+        if not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+            raise NsValueError("env must be a dict of strings")
+        for k, v in env.items():
+            if not k or "=" in k or "\0" in k or "\0" in v:
+                raise NsValueError(f"env entry {k!r}: a name is non-empty without '=' or NUL, a value has no NUL")
+    if cwd is not None and (not isinstance(cwd, str) or not cwd or "\0" in cwd):
+        raise NsValueError(f"cwd must be a path string without NUL, got {cwd!r}")
     return {"op": "run", "argv": list(argv), "timeout": timeout, "input": input, "cwd": cwd, "env": env}
 
 

@@ -466,6 +466,8 @@ def _serve(sock, spec, notes):
             reply = {"error": err.to_dict()}
         except OSError as err:
             reply = {"error": translate_oserror(err, step=op).to_dict()}
+        except Exception as err:  # nothing a request carries may end the child
+            reply = {"error": HelperError(f"{op} failed inside the child: {type(err).__name__}: {err}", step=op).to_dict()}
         reply["seq"] = seq
         try:
             _proto.send(sock, reply)
@@ -494,12 +496,19 @@ def _run(req):
             f"{argv[0]} did not finish within {req.get('timeout')} s", step="run", hint="raise timeout=, or check the command waits for nothing"
         ) from err
     except FileNotFoundError as err:
-        raise ChildFailed(f"{argv[0]}: command not found inside the child", errno=err.errno, step="run") from err
+        raise _not_found(err, req, "run") from err
     return {
         "returncode": p.returncode,
         "stdout": p.stdout.decode("utf-8", "replace"),
         "stderr": p.stderr.decode("utf-8", "replace"),
     }
+
+
+def _not_found(err, req, step):
+    cwd = req.get("cwd")
+    if cwd is not None and err.filename == cwd:
+        return ChildFailed(f"cwd {cwd!r} does not exist inside the child", errno=err.errno, step=step)
+    return ChildFailed(f"{req['argv'][0]}: command not found inside the child", errno=err.errno, step=step)
 
 
 def _start(req, started):
@@ -519,7 +528,7 @@ def _start(req, started):
             preexec_fn=_run_preexec,
         )
     except FileNotFoundError as err:
-        raise ChildFailed(f"{req['argv'][0]}: command not found inside the child", errno=err.errno, step="start") from err
+        raise _not_found(err, req, "start") from err
     started.append(p)
     return {"pid": p.pid}
 
@@ -801,6 +810,8 @@ def _reader_main(target, join, sock, helper_pid, req):
                 reply = {"ok": _gather.gather(pid=target)}
         except NslabError as err:
             reply = {"error": err.to_dict()}
+        except (ValueError, TypeError) as err:  # what subprocess raises for bad arguments
+            reply = {"error": HelperError(f"{step} failed: {type(err).__name__}: {err}", step=step, pid=target).to_dict()}
         except OSError as err:
             exc = translate_oserror(err, nstype=nstype, step=step, pid=target)
             if err.errno == errno.ENOENT and step == "open namespaces":

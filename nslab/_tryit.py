@@ -69,6 +69,10 @@ def try_it(options, script, *, timeout=10.0):
         raise NsValueError("try_it runs commands only inside new namespaces: give at least one of " + ", ".join(sorted(_CREATES)))
     if not isinstance(script, str) or "\0" in script:
         raise NsValueError("script must be a string without NUL bytes")
+    try:
+        script.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NsValueError("script is not UTF-8 text (a lone surrogate)") from None
     if shutil.which("unshare") is None:
         raise NsUnsupportedError("unshare(1) is missing", hint="install util-linux")
     if privilege() != "root" and "--user" not in opts:

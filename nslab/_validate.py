@@ -35,6 +35,13 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _encode(text, what, nstype):
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise NsValueError(f"{what} {text!r} is not text the kernel could be given (a lone surrogate)", nstype=nstype) from None
+
+
 def check_hostname(name, what="hostname"):
     """An RFC 1123 host name of at most 64 bytes; returned unchanged."""
     if not isinstance(name, str):
@@ -42,7 +49,7 @@ def check_hostname(name, what="hostname"):
     hint = "use letters, digits and '-' in dot-separated labels of 1-63 characters (RFC 1123), at most 64 bytes"
     if not name:
         raise NsValueError(f"{what} is empty", nstype="uts", hint=hint)
-    raw = name.encode("utf-8", "surrogateescape")
+    raw = _encode(name, what, "uts")
     if len(raw) > HOST_NAME_MAX:
         raise NsValueError(f"{what} is {len(raw)} bytes; the kernel allows {HOST_NAME_MAX}", nstype="uts", hint=hint)
     for label in name.split("."):
@@ -55,7 +62,7 @@ def check_ifname(name):
     """A network interface name: 1-15 bytes, no '/', ':' or white space (dev_valid_name in net/core/dev.c)."""
     if not isinstance(name, str):
         raise NsValueError(f"an interface name must be a string, got {type(name).__name__}", nstype="net")
-    raw = name.encode("utf-8", "surrogateescape")
+    raw = _encode(name, "an interface name", "net")
     hint = "1-15 bytes of letters, digits, '-', '_' or '.', not '.' or '..'"
     if not 1 <= len(raw) < IFNAMSIZ:
         raise NsValueError(f"interface name {name!r} is {len(raw)} bytes; 1-15 allowed", nstype="net", hint=hint)
