@@ -42,6 +42,13 @@ test: $(STAMP)
 test-root: $(STAMP)
 	$(VENV)/bin/python -m pytest
 
+# The browser test alone: make lab's server on a temp copy of notebooks/,
+# Debian's chromium through Playwright (tests/test_browser.py says what it
+# checks). `make test` runs it as part of test-root; screenshots go to
+# artifacts/browser/ (or $NSLAB_ARTIFACTS/browser).
+test-browser: $(STAMP)
+	$(VENV)/bin/python -m pytest -m browser tests/test_browser.py
+
 test-rootless:
 	@if [ "$$(id -u)" -ne 0 ]; then \
 		echo "test-rootless: not root, so 'make test-root' already ran the unprivileged tier; skipping"; \

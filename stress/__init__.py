@@ -1,0 +1,1 @@
+"""`make stress`: the long versions of the reliability tests (python -m stress)."""
