@@ -655,6 +655,8 @@ class Lab:
         self.topic_box.value = "".join(
             _table(f, f"child: {k}" if k != "peer_links" else "peer: links") for k, f in frames.items() if k != "diff"
         )
+        # No topic table for this set of toggles: no empty bordered box either.
+        self.topic_box.layout.display = None if self.topic_box.value else "none"
         self._draw(host, view, peer_view)
 
     def _pid_translation(self):
@@ -734,9 +736,11 @@ class Lab:
             # Text as SVG <text>, not rasterised glyphs: half the time of a PNG
             # (glyph rendering is most of a draw) and sharp at any zoom.
             with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "nslab"}):
-                self.figure.savefig(buf, format="svg")
+                # bbox_inches="tight": titles, long tick labels and legends
+                # drawn outside the axes would otherwise be cut off.
+                self.figure.savefig(buf, format="svg", bbox_inches="tight")
         else:
-            self.figure.savefig(buf, format="png")
+            self.figure.savefig(buf, format="png", bbox_inches="tight")
         self.image.value = buf.getvalue()
 
     # ------------------------------------------------------------ life
@@ -783,7 +787,11 @@ class Lab:
 
 
 def _table(frame, caption):
-    return f"<div style='font-size:90%'><b>{html.escape(caption)}</b>{frame.to_html(index=False, border=0, na_rep='')}</div>"
+    # Headers left-aligned like their cells (pandas right-aligns them), and
+    # None shown as nothing, as NaN already is.
+    body = frame.astype(object).where(frame.notna(), "").to_html(index=False, border=0, na_rep="")
+    body = body.replace("<th>", "<th style='text-align:left'>").replace('<tr style="text-align: right;">', "<tr>")
+    return f"<div style='font-size:90%'><b>{html.escape(caption)}</b>{body}</div>"
 
 
 # ---------------------------------------------------------------- focused panels
