@@ -151,15 +151,15 @@ def _culprit(flags):
 def _zygote_main(sock, helper_pid, life_r, life_w):
     """A spare setup process, forked ahead of need (as Android's zygote is).
 
-    It pays the fork and the first-touch page faults of the code a spawn runs
-    while nobody waits, then sleeps until a spawn hands it a spec.  It lives
+    It pays the fork while nobody waits, then sleeps until a spawn hands it
+    a spec.  (Warming its pages up as well was tried and measured slower:
+    on two cores the warm-up competes with the caller.)  It lives
     in the helper's own namespaces and changes nothing until then.  Never returns.
     """
     try:
         _become_child(helper_pid, (sock.fileno(), life_r, life_w), "nslab-zygote")
         _devnull_stdio()
         _sys.set_subreaper()
-        _warm()
         msg, _ = _proto.recv(sock)
     except BaseException:
         os._exit(0)
@@ -167,14 +167,6 @@ def _zygote_main(sock, helper_pid, life_r, life_w):
         os._exit(0)
     _sys.set_name("nslab-setup")
     _setup_main(msg["spec"], sock, life_r, life_w)
-
-
-def _warm():
-    from . import _gather
-
-    with contextlib.suppress(Exception):  # only a warm-up: a failure shows in the real call
-        _gather.gather()
-        _proto.json.dumps({"warm": [1, "x"]})
 
 
 def _setup_main(spec, sock, life_r, life_w):
