@@ -310,7 +310,7 @@ def test_veth_peer_and_addresses(panels):
     lab.set(veth=True, veth_addresses=("10.9.0.1/24", "10.9.0.2/24"))
     assert lab.error is None, lab.error
     assert lab.peer is not None and lab.peer.alive
-    if not ROOT:
+    if nslab.privilege() == "user":
         assert "user" in lab.child.namespaces  # the peer joined its user namespace
     mine = {link["name"]: link["addresses"] for link in lab.result.links}
     theirs = {link["name"]: link["addresses"] for link in lab.peer_result.links}
