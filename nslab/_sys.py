@@ -11,10 +11,12 @@ mount, sethostname...): the Jupyter kernel is threaded and must not.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# dlopen(NULL): the interpreter's own symbols, libc's among them.  Not
+# ctypes.util.find_library, which imports shutil, tempfile and random into
+# the helper, whose every fork then pays for them (random reseeds after fork).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 # include/uapi/linux/mount.h
 MS_RDONLY = 1
