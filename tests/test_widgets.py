@@ -82,8 +82,7 @@ def test_parse_map_text():
     assert parse_map_text("x y z") == [("x", "y", "z")]
 
 
-def test_focused_panels_are_configurations_of_lab():
-    for cls in (
+PANELS = (
         widgets.UtsPanel,
         widgets.PidPanel,
         widgets.NetPanel,
@@ -92,7 +91,11 @@ def test_focused_panels_are_configurations_of_lab():
         widgets.UserPanel,
         widgets.TimePanel,
         widgets.CgroupPanel,
-    ):
+)
+
+
+def test_focused_panels_are_configurations_of_lab():
+    for cls in PANELS:
         assert issubclass(cls, Lab)
         assert set(cls.types) <= set(TYPES)
         # No copies: the behaviour lives in Lab alone.
@@ -266,19 +269,7 @@ def test_png_figure_format(panels):
 
 
 @live
-@pytest.mark.parametrize(
-    "cls",
-    [
-        widgets.UtsPanel,
-        widgets.PidPanel,
-        widgets.NetPanel,
-        widgets.MntPanel,
-        widgets.IpcPanel,
-        widgets.UserPanel,
-        widgets.TimePanel,
-        widgets.CgroupPanel,
-    ],
-)
+@pytest.mark.parametrize("cls", PANELS)
 def test_each_focused_panel_toggles_its_type(panels, cls):
     lab = panels(cls)
     assert list(lab.toggles) == list(cls.types)
