@@ -607,11 +607,12 @@ def plot_clocks(host, child, ax=None):
             fontsize=9,
         )
     ax.text(
-        0.02 * span,
-        2.45,
+        0.99,
+        0.02,
         "CLOCK_REALTIME never moves (time_namespaces(7))",
-        va="center",
-        ha="left",
+        transform=ax.transAxes,  # inside the axes whatever the bars' span
+        va="bottom",
+        ha="right",
         fontsize=8,
         style="italic",
         color=INK,

@@ -337,6 +337,7 @@ class Lab:
             layout=W.Layout(width=f"{w_px}px", height=f"{h_px}px"),
         )
         self.figure = Figure(figsize=self.figsize, dpi=self.dpi)
+        self._fit_cache = {}  # figure shape -> margins that fit it
         FigureCanvasAgg(self.figure)
         rows = [mk(W.VBox, children=[w, self.messages[n]]) for n, w in self.options.items()]
         self._rows = dict(zip(self.options, rows, strict=True))
@@ -698,6 +699,7 @@ class Lab:
             plots.plot_net(data, ax=ax)
         else:
             raise NsValueError(f"unknown figure_kind {kind!r}")
+        self._fit()
         self._render()
 
     def _axes(self):
@@ -736,12 +738,39 @@ class Lab:
             # Text as SVG <text>, not rasterised glyphs: half the time of a PNG
             # (glyph rendering is most of a draw) and sharp at any zoom.
             with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "nslab"}):
-                # bbox_inches="tight": titles, long tick labels and legends
-                # drawn outside the axes would otherwise be cut off.
-                self.figure.savefig(buf, format="svg", bbox_inches="tight")
+                self.figure.savefig(buf, format="svg")
         else:
-            self.figure.savefig(buf, format="png", bbox_inches="tight")
+            self.figure.savefig(buf, format="png")
         self.image.value = buf.getvalue()
+
+    def _fit(self):
+        """Make room for titles, long tick labels and legends outside the axes.
+
+        Fitting costs a full draw, so it runs once per shape of the figure's
+        texts (its tick labels, title, legend) and the margins are remembered:
+        toggling back and forth reuses them (bbox_inches="tight" on every
+        save doubled the update time).
+        """
+        ax = self.figure.axes[0] if self.figure.axes else None
+        if ax is None:
+            return
+        key = (
+            tuple(t.get_text() for t in ax.get_yticklabels()),
+            len(ax.get_xticklabels()),
+            ax.get_title(),
+            ax.get_legend() is not None,
+        )
+        margins = self._fit_cache.get(key)
+        if margins is None:
+            from matplotlib.layout_engine import TightLayoutEngine
+
+            # The engine's margins once per shape, not the engine itself: a
+            # figure that has one (fig.tight_layout leaves a placeholder) is
+            # drawn twice by every savefig.
+            TightLayoutEngine(pad=0.4).execute(self.figure)
+            p = self.figure.subplotpars
+            margins = self._fit_cache[key] = {k: getattr(p, k) for k in ("left", "right", "top", "bottom")}
+        self.figure.subplots_adjust(**margins)
 
     # ------------------------------------------------------------ life
     @property
