@@ -78,6 +78,8 @@ nbval: $(STAMP)
 ifeq ($(NOTEBOOKS),)
 	@echo "nbval: no notebooks/*.ipynb yet; nothing to check"
 else
+	@# The stored notebooks must be built from their sources as committed.
+	$(VENV)/bin/python notebooks/build.py --check
 	@rc=0; $(VENV)/bin/python -m pytest -p no:cacheprovider --nbval $(if $(SANITIZE),--nbval-sanitize-with $(SANITIZE)) $(NOTEBOOKS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "nbval: no cells collected"; exit 0; fi; exit $$rc
 endif
