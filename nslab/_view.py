@@ -265,8 +265,14 @@ class View:
             return ", ".join(f"{link['name']} {link.get('state')}" for link in self.links) or "no links"
         if nstype == "mnt":
             root = next((m for m in self.mounts if m["mount_point"] == "/"), None)
-            proc = next((m for m in reversed(self.mounts) if m["mount_point"] == "/proc"), None)
-            return f"{len(self.mounts)} mounts, / {root['propagation'] if root else '?'}" + (", own /proc" if proc and proc["mount_id"] else "")
+            text = f"{len(self.mounts)} mounts, / {root['propagation'] if root else '?'}"
+            # NSpid has one entry exactly when the procfs read belongs to the
+            # process's own PID namespace (proc(5)): the /proc-not-remounted trap.
+            if len(self.nspid) == 1:
+                text += ", /proc of its own PID namespace"
+            elif self.nspid:
+                text += ", /proc of an outer PID namespace"
+            return text
         if nstype == "ipc":
             return ", ".join(f"{k} {len(v or [])}" for k, v in self.ipc.items() if k != "mqueue")
         if nstype == "user":

@@ -104,6 +104,9 @@ def test_pid_without_fresh_proc_is_the_trap():
         inside = child.view()
         assert inside.pid == 1
         assert inside.nspid == [child.pid, 1]
+        assert "/proc of an outer PID namespace" in inside.sees("mnt")
+    with nslab.spawn(["pid", "mnt"]) as child:
+        assert "/proc of its own PID namespace" in child.view().sees("mnt")
 
 
 def test_new_netns_has_only_lo_down_and_no_routes():
