@@ -124,8 +124,6 @@ def _build_spec(
         duid, dgid = _default_maps(priv)
         umap = check_idmap(uid_map, "uid_map") if uid_map is not None else duid
         gmap = check_idmap(gid_map, "gid_map") if gid_map is not None else (umap if uid_map is not None and priv == "root" else dgid)
-        if gid_map is not None:
-            gmap = check_idmap(gid_map, "gid_map")
         if priv == "user":
             for which, m, own in (("uid_map", umap, os.geteuid()), ("gid_map", gmap, os.getegid())):
                 if len(m) != 1 or m[0][1] != own or m[0][2] != 1:
@@ -344,6 +342,19 @@ def _ns_of(pid):
     return ns
 
 
+def _joins(pid, wanted):
+    """The types among ``wanted`` whose namespace ``pid`` does not share with us, user first when needed.
+
+    Unprivileged, setns into a namespace needs capabilities in its owning
+    user namespace, which only joining that user namespace gives (setns(2)).
+    """
+    mine, theirs = _ns_of("self"), _ns_of(pid)
+    join = [t for t in wanted if theirs.get(t) and theirs.get(t) != mine.get(t)]
+    if join and "user" not in join and theirs.get("user") != mine.get("user") and privilege() != "root":
+        join.insert(0, "user")
+    return join
+
+
 def _is_process(pid):
     """A thread ID that is not a thread-group leader has /proc/TID too, but is not a process."""
     try:
@@ -367,11 +378,7 @@ def enter(target, argv, *, namespaces=None, timeout=10.0, input=None, env=None):
     wanted = parse_namespaces(namespaces) if namespaces is not None else tuple(NAMESPACES)
     if not _is_process(pid):
         raise ChildFailed(f"{pid} is not a running process", pid=pid, step="enter", hint="pass the PID of a process (not a thread), or a Child")
-    mine, theirs = _ns_of("self"), _ns_of(pid)
-    join = [t for t in wanted if theirs.get(t) and theirs.get(t) != mine.get(t)]
-    if join and "user" not in join and theirs.get("user") != mine.get("user") and privilege() != "root":
-        join.insert(0, "user")  # the capabilities for the other joins come from the owning user namespace
-    req.update(op="enter", pid=pid, join=join)
+    req.update(op="enter", pid=pid, join=_joins(pid, wanted))
     out, _ = _helper.get_helper().request(req, timeout=None if timeout is None else timeout + 15)
     return RunResult(out["returncode"], out["stdout"], out["stderr"])
 
@@ -388,20 +395,11 @@ def view(pid=None):
     if pid is None or pid == os.getpid():
         return View(_gather.gather(), label="this process")
     check_pid(pid)
-    mine, _ = _gather.read_ns()
-    try:
-        theirs, _ = _gather.read_ns(pid)
-    except OSError as err:
-        raise ChildFailed(f"no process {pid}", pid=pid, errno=err.errno) from err
-    if not any(theirs.values()):
-        raise ChildFailed(f"no process {pid} (or its namespaces are unreadable)", pid=pid, step="view", hint="check the PID with ps")
-    join = [t for t in ("uts", "net", "ipc", "cgroup", "time") if theirs.get(t) and theirs.get(t) != mine.get(t)]
-    if join and theirs.get("user") != mine.get("user") and privilege() != "root":
-        join.insert(0, "user")
+    # The live parts of a view (hostname, links, IPC, clocks, cgroup paths)
+    # need the target's namespaces; its /proc files can be read from here.
+    join = _joins(pid, ("uts", "net", "ipc", "cgroup", "time"))
     if not join:
-        from . import _gather as g
-
-        return View(g.gather(pid=pid), label=f"pid {pid}")
+        return View(_gather.gather(pid=pid), label=f"pid {pid}")
     data, _ = _helper.get_helper().request({"op": "view_pid", "pid": pid, "join": join}, timeout=15)
     return View(data, label=f"pid {pid}")
 

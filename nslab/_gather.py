@@ -19,7 +19,7 @@ import time
 
 from ._ns import NS_LINKS
 
-FILES = ("status", "stat", "uid_map", "gid_map", "setgroups", "mountinfo", "cgroup", "timens_offsets")
+FILES = ("status", "uid_map", "gid_map", "setgroups", "mountinfo", "cgroup", "timens_offsets")
 SYSVIPC = ("shm", "msg", "sem")
 
 
